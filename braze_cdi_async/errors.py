@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ._headers import header_value
+
 __all__ = [
     "BrazeError",
     "BrazeAPIError",
@@ -116,7 +118,7 @@ class RateLimitedError(BrazeAPIError):
         """Seconds the server asked us to wait (``Retry-After``), if it said."""
         from .retry import parse_retry_after  # local: retry imports errors
 
-        return parse_retry_after(_header(self.headers, "retry-after"))
+        return parse_retry_after(header_value(self.headers, "retry-after"))
 
 
 class SyncInProgressError(BrazeAPIError):
@@ -165,13 +167,6 @@ _HINTS = {
         " cdi.integration_job_status or cdi.integration_sync) and any IP allowlist"
     ),
 }
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name:
-            return value
-    return None
 
 
 def error_for_response(

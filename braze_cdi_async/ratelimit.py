@@ -12,7 +12,6 @@ import bisect
 import hashlib
 import logging
 import math
-import re
 from collections import deque
 from collections.abc import Mapping
 from types import MappingProxyType, TracebackType
@@ -21,6 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from ._clock import SYSTEM_CLOCK, Clock
+from ._headers import header_value, parse_number
 
 __all__ = [
     "DOCUMENTED_LIMITS",
@@ -49,7 +49,6 @@ DEFAULT_WINDOW: float = 60.0
 """Braze's documented window length in seconds."""
 
 _MAX_COUNT = 10**9
-_NUMBER = re.compile(r"[+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _EPS = 1e-9  # float slack when comparing token levels
 _MIN_SLEEP = 1e-6  # shortest timer sleep: always moves the clock forward
 _SAME_RESET = 1e-3  # two reset stamps closer than this name the same window
@@ -67,25 +66,8 @@ class RateLimitInfo:
     reset: float | None  # epoch seconds when the current window ends
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if str(key).lower() == name:
-            return str(value)
-    return None
-
-
-def _parse_number(raw: str | None) -> float | None:
-    if raw is None:
-        return None
-    text = raw.strip()
-    if not _NUMBER.fullmatch(text):
-        return None
-    value = float(text)
-    return value if math.isfinite(value) else None
-
-
 def _parse_count(raw: str | None) -> int | None:
-    value = _parse_number(raw)
+    value = parse_number(raw)
     if value is None or not value.is_integer() or value > _MAX_COUNT:
         return None
     return int(value)
@@ -94,9 +76,9 @@ def _parse_count(raw: str | None) -> int | None:
 def parse_rate_limit_headers(headers: Mapping[str, str]) -> RateLimitInfo:
     """Read the rate-limit headers (any letter case); junk values become None."""
     return RateLimitInfo(
-        limit=_parse_count(_header(headers, "x-ratelimit-limit")),
-        remaining=_parse_count(_header(headers, "x-ratelimit-remaining")),
-        reset=_parse_number(_header(headers, "x-ratelimit-reset")),
+        limit=_parse_count(header_value(headers, "x-ratelimit-limit")),
+        remaining=_parse_count(header_value(headers, "x-ratelimit-remaining")),
+        reset=parse_number(header_value(headers, "x-ratelimit-reset")),
     )
 
 

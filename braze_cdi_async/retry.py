@@ -6,13 +6,14 @@ import math
 import random
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from email.utils import parsedate_tz
 from typing import Any
 
 import attrs
 
+from ._headers import header_value, parse_number
 from .errors import (
     AuthenticationError,
     BadRequestError,
@@ -71,25 +72,6 @@ def _parse_http_date(text: str) -> float | None:
     except (ValueError, OverflowError):
         return None
     return moment.timestamp() - offset
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    """A header's value, looked up case-insensitively."""
-    for key, value in headers.items():
-        if key.lower() == name:
-            return value
-    return None
-
-
-def _parse_epoch(value: str | None) -> float | None:
-    """A finite epoch-seconds number from a header, or None."""
-    if value is None:
-        return None
-    text = value.strip()
-    if not _SECONDS.fullmatch(text):
-        return None
-    epoch = float(text)
-    return epoch if math.isfinite(epoch) else None
 
 
 def _non_negative(name: str) -> Any:
@@ -170,11 +152,11 @@ class RetryPolicy:
         """The wait the server asked for (Retry-After, else a 429's X-RateLimit-Reset), if usable."""
         if not isinstance(error, BrazeAPIError):
             return None
-        retry_after = parse_retry_after(_header(error.headers, "retry-after"), now)
+        retry_after = parse_retry_after(header_value(error.headers, "retry-after"), now)
         if retry_after is not None:
             return retry_after
         if error.status == 429:
-            reset = _parse_epoch(_header(error.headers, "x-ratelimit-reset"))
+            reset = parse_number(header_value(error.headers, "x-ratelimit-reset"))
             if reset is not None and reset > now:
                 return reset - now
         return None
