@@ -173,12 +173,17 @@ class RetryPolicy:
 
 
 class RetryBudget:
-    """Retry quota shared by every request of a client: retries spend tokens, successes refill them."""
+    """Retry quota shared by every request of a client: retries spend tokens, successes refill them.
+
+    With the defaults (100 tokens, 2 a retry, 1 back per success) retries keep up while fewer than a third
+    of requests fail; during an outage a client makes at most 50 retries in all before errors surface
+    without retrying, so it does not multiply load on a service that is down.
+    """
 
     __slots__ = ("_available", "_capacity", "_retry_cost", "_success_refill", "_timeout_cost")
 
     def __init__(
-        self, capacity: int = 500, retry_cost: int = 5, timeout_cost: int = 10, success_refill: int = 1
+        self, capacity: int = 100, retry_cost: int = 2, timeout_cost: int = 2, success_refill: int = 1
     ) -> None:
         for name, value in (
             ("capacity", capacity),

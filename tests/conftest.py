@@ -7,6 +7,7 @@ from typing import Any
 from unittest import mock
 
 import aioresponses.core as _aioresponses_core
+import pytest
 from aiohttp import ClientResponse
 from aiohttp.client_proto import ResponseHandler
 from aiohttp.streams import StreamReader
@@ -32,3 +33,13 @@ if "stream_writer" in inspect.signature(ClientResponse.__init__).parameters:
 
     _aioresponses_core.ClientResponse = _ShimClientResponse  # type: ignore[misc]
     _aioresponses_core.stream_reader_factory = _stream_reader_factory
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--soak-size N``: integrations in the fault soak (tests/soak; default 300 or $BRAZE_SOAK_SIZE)."""
+    parser.addoption(
+        "--soak-size",
+        type=int,
+        default=None,
+        help="integrations in the fault soak (default 300, or $BRAZE_SOAK_SIZE)",
+    )
