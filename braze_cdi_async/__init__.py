@@ -32,6 +32,7 @@ from .ratelimit import (
     TokenBucketLimiter,
 )
 from .retry import RetryPolicy
+from .watch import SyncWaitTimeoutError
 
 __all__ = [
     "__version__",
@@ -66,4 +67,5 @@ __all__ = [
     "PaginationError",
     "ClientClosedError",
     "ConfigurationError",
+    "SyncWaitTimeoutError",
 ]

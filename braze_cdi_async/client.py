@@ -163,7 +163,7 @@ def error_from_body(
     errors: list[Any] = []
     try:
         parsed = loads(body) if body else None
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep JSON
         parsed = None
     if isinstance(parsed, dict):
         raw = parsed.get("message")
@@ -406,7 +406,7 @@ class BrazeCDIClient:
         if status in expect:
             try:
                 parsed = loads(body) if body else None
-            except ValueError:
+            except (ValueError, RecursionError):
                 # A 2xx whose body is not JSON is a truncated or mangled transfer: transient, retried.
                 raise TransportError(
                     f"{method} {_display_url(url)}: HTTP {status} body is not valid JSON"
@@ -613,6 +613,35 @@ class BrazeCDIClient:
             page_limit=self._page_limit,
             return_exceptions=return_exceptions,
             progress=progress,
+        )
+
+    # -- watching and waiting (implemented in watch.py) -------------------------------------------
+
+    def watch(
+        self,
+        integration_ids: Iterable[str] | None = None,
+        *,
+        interval: float | None = None,
+        include_existing: bool = False,
+    ) -> AsyncIterator[tuple[str, JobSyncStatus]]:
+        """Poll integrations and yield each new sync once, and again when a running one finishes."""
+        from .watch import watch
+
+        return watch(self, integration_ids, interval=interval, include_existing=include_existing)
+
+    async def trigger_and_wait(
+        self,
+        integration_id: str,
+        *,
+        timeout: float = 3600.0,
+        poll_interval: float = 30.0,
+        if_running: str = "raise",
+    ) -> JobSyncStatus:
+        """Trigger a sync and return its finished ``JobSyncStatus`` (not one listed before the trigger)."""
+        from .watch import trigger_and_wait
+
+        return await trigger_and_wait(
+            self, integration_id, timeout=timeout, poll_interval=poll_interval, if_running=if_running
         )
 
     # -- pagination internals ----------------------------------------------------------------------
