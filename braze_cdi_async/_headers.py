@@ -6,6 +6,8 @@ import math
 import re
 from collections.abc import Mapping
 
+from multidict import CIMultiDict, CIMultiDictProxy
+
 __all__ = ["header_value", "parse_number"]
 
 _NUMBER = re.compile(r"[+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
@@ -16,6 +18,8 @@ def header_value(headers: Mapping[str, str], name: str) -> str | None:
     value = headers.get(name)  # exact hit, or any case for aiohttp's CIMultiDict
     if value is not None:
         return str(value)
+    if isinstance(headers, (CIMultiDictProxy, CIMultiDict)):
+        return None  # already case-insensitive: absent
     for key, found in headers.items():
         if str(key).lower() == name:
             return str(found)

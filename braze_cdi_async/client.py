@@ -194,6 +194,7 @@ class BrazeCDIClient:
         timeout: float = 30.0,
         connect_timeout: float = 10.0,
         retry: RetryPolicy | None = None,
+        retry_budget: RetryBudget | None = None,
         rate_limiter: RateLimiter | None = None,
         rate_limit_window: float = 60.0,
         max_concurrency: int = 8,
@@ -231,9 +232,11 @@ class BrazeCDIClient:
                 "User-Agent": user_agent or _USER_AGENT,
             }
         )
-        self._timeout = aiohttp.ClientTimeout(total=timeout, connect=connect_timeout, sock_read=timeout)
+        # One total deadline per attempt covers stalls and bodies that never end; a per-chunk sock_read
+        # timer would be rescheduled on every chunk received, for no extra safety.
+        self._timeout = aiohttp.ClientTimeout(total=timeout, connect=connect_timeout)
         self._retry = retry if retry is not None else RetryPolicy()
-        self._budget = RetryBudget()
+        self._budget = retry_budget if retry_budget is not None else RetryBudget()
         self._clock = clock
         self._limiter: RateLimiter = (
             rate_limiter if rate_limiter is not None else BrazeRateLimiter(clock=clock)
@@ -247,6 +250,7 @@ class BrazeCDIClient:
         self._max_response_bytes = max_response_bytes
         self._page_limit = page_limit
         self._rng = random.Random(seed)
+        self._paths: dict[str, str] = {}  # integration ID -> encoded job_sync_status URL
         self._borrowed = session
         self._session: aiohttp.ClientSession | None = session
         self._closed = False
@@ -649,14 +653,21 @@ class BrazeCDIClient:
     async def _page(
         self, endpoint: str, integration_id: str | None, cursor: str | None, item_type: type[T]
     ) -> Page[T]:
-        action = JOB_SYNC_STATUS if integration_id is not None else None
-        url = links.endpoint_url(self._base_url, integration_id, action, cursor)
+        if integration_id is None:
+            url = links.endpoint_url(self._base_url, None, None, cursor)
+        else:
+            path = self._paths.get(integration_id)
+            if path is None:
+                if len(self._paths) >= 4096:
+                    self._paths.clear()
+                path = self._paths[integration_id] = links.endpoint_url(
+                    self._base_url, integration_id, JOB_SYNC_STATUS
+                )
+            url = links.with_cursor(path, cursor)
         response = await self.request("GET", endpoint, url)
         results = decode_results(response.body, item_type, integration_id=integration_id)
-        link = response.headers.get("Link")
         try:
-            nxt = links.next_cursor(link, base_url=self._base_url)
-            prv = links.prev_cursor(link, base_url=self._base_url)
+            nxt, prv = links.page_cursors(response.headers.get("Link"), base_url=self._base_url)
         except PaginationError as exc:
             where = f" for integration {integration_id!r}" if integration_id else ""
             raise PaginationError(f"{exc}{where}") from None

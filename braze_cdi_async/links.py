@@ -12,9 +12,11 @@ __all__ = [
     "cursor_from_link",
     "next_cursor",
     "prev_cursor",
+    "page_cursors",
     "check_integration_id",
     "quote_segment",
     "build_url",
+    "with_cursor",
     "endpoint_url",
     "MAX_LINK_HEADER",
 ]
@@ -113,7 +115,11 @@ def cursor_from_link(target: str) -> str | None:
 def _cursor_for(header: str | None, rel: str, base_url: str | None) -> str | None:
     if not header:
         return None
-    target = parse_link_header(header).get(rel)
+    return _cursor_in(parse_link_header(header), rel, base_url)
+
+
+def _cursor_in(links: dict[str, str], rel: str, base_url: str | None) -> str | None:
+    target = links.get(rel)
     if target is None:
         return None
     if base_url is not None and _is_foreign(target, base_url):
@@ -131,11 +137,21 @@ def _cursor_for(header: str | None, rel: str, base_url: str | None) -> str | Non
 
 
 def _is_foreign(target: str, base_url: str) -> bool:
+    if target.startswith("/") and not target.startswith("//"):
+        return False  # relative: the usual case, no parsing needed
     link = urlsplit(target)
     if not link.netloc and not link.scheme:
         return False
     base = urlsplit(base_url)
     return (link.scheme.lower(), link.netloc.lower()) != (base.scheme.lower(), base.netloc.lower())
+
+
+def page_cursors(link_header: str | None, *, base_url: str | None = None) -> tuple[str | None, str | None]:
+    """``(next, prev)`` cursors of one response's Link header, parsing it once."""
+    if not link_header:
+        return None, None
+    links = parse_link_header(link_header)
+    return _cursor_in(links, "next", base_url), _cursor_in(links, "prev", base_url)
 
 
 def next_cursor(link_header: str | None, *, base_url: str | None = None) -> str | None:
@@ -168,10 +184,12 @@ def quote_segment(segment: str) -> str:
 
 def build_url(base_url: str, segments: tuple[str, ...], cursor: str | None = None) -> str:
     """An already-encoded URL: base, each segment encoded alone, and an encoded ``cursor`` query."""
-    url = base_url + "/" + "/".join(quote_segment(s) for s in segments)
-    if cursor is not None:
-        url += "?cursor=" + quote(cursor, safe="")
-    return url
+    return with_cursor(base_url + "/" + "/".join(quote_segment(s) for s in segments), cursor)
+
+
+def with_cursor(url: str, cursor: str | None) -> str:
+    """``url`` (without a query) plus the ``cursor`` query value, percent-encoded."""
+    return url if cursor is None else url + "?cursor=" + quote(cursor, safe="")
 
 
 def endpoint_url(
