@@ -9,13 +9,14 @@ import math
 import signal
 import statistics
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from braze_cdi_async.testing import BrazeCDIEmulator
+from braze_cdi_async.testing.timing import fixed_window_floor as best_wall
+from braze_cdi_async.testing.timing import start_in_window
 
 __all__ = [
     "RemoteEmulator",
@@ -25,25 +26,6 @@ __all__ = [
     "current_rss_mb",
     "median",
 ]
-
-
-def best_wall(t0: float, requests: int, limit: int, window: float) -> float:
-    """Shortest possible run of ``requests`` started at epoch ``t0`` against clock-aligned fixed windows.
-
-    The run starts in window ``k0 = floor(t0 / window)`` with its whole budget and needs
-    ``ceil(requests / limit)`` windows, so its last request cannot be sent before window
-    ``k0 + ceil(requests / limit) - 1`` opens. The nominal floor ``requests / limit * window`` ignores that
-    the first window is partial, so a perfect limiter beats it by up to one window.
-    """
-    k0 = math.floor(t0 / window)
-    return (k0 + math.ceil(requests / limit) - 1) * window - t0
-
-
-async def start_in_window(window: float, offset: float) -> float:
-    """Sleep until ``offset`` seconds into the next clock-aligned window; return the epoch time then."""
-    now = time.time()
-    await asyncio.sleep((math.floor(now / window) + 1) * window + offset - now)
-    return time.time()
 
 
 def _status_kb(field: str) -> int:

@@ -686,18 +686,9 @@ async def run(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO)
 
 
 def _run_emulator(args: argparse.Namespace) -> int:
-    from .testing.__main__ import serve_forever
-    from .testing.emulator import BrazeCDIEmulator
+    from .testing.__main__ import emulator_from_args, serve_forever
 
-    emulator = BrazeCDIEmulator.with_demo_data(
-        host=args.host,
-        port=args.port,
-        window=args.window,
-        seed=args.seed,
-        sync_duration=args.sync_duration,
-        rate_limits=not args.no_rate_limits,
-        log_requests=False,
-    )
+    emulator = emulator_from_args(args)
     try:
         asyncio.run(serve_forever(emulator))
     except OSError as exc:

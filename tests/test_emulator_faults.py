@@ -13,19 +13,10 @@ import pytest
 from aiohttp import web
 
 from braze_cdi_async.testing import DEMO_API_KEY, BrazeCDIEmulator, Fault, RequestInfo, ResponseFactory
+from braze_cdi_async.testing.clock import FakeClock
 
 AUTH = {"Authorization": f"Bearer {DEMO_API_KEY}"}
 PATH = "/cdi/integrations/big/job_sync_status"
-
-
-class WallClock:
-    """A mutable fake wall clock for the emulator's ``clock=``."""
-
-    def __init__(self, now: float = 1_200.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -36,7 +27,7 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 @pytest.fixture
 async def emu() -> AsyncIterator[BrazeCDIEmulator]:
-    async with BrazeCDIEmulator(seed=3, clock=WallClock()) as e:
+    async with BrazeCDIEmulator(seed=3, clock=FakeClock(1_200.0)) as e:
         ws = e.add_workspace(DEMO_API_KEY)
         e.add_integration(ws, integration_id="big", n_syncs=25)
         e.add_integration(ws, integration_id="other", n_syncs=5)
@@ -79,7 +70,7 @@ async def test_html_error_page(emu: BrazeCDIEmulator, session: aiohttp.ClientSes
 async def test_server_errors_count_against_the_budget_but_injected_429_does_not(
     session: aiohttp.ClientSession,
 ) -> None:
-    async with BrazeCDIEmulator(clock=WallClock(), limits={"job_sync_status": 5}) as emu:
+    async with BrazeCDIEmulator(clock=FakeClock(1_200.0), limits={"job_sync_status": 5}) as emu:
         ws = emu.add_workspace(DEMO_API_KEY)
         emu.add_integration(ws, integration_id="big", n_syncs=1)
         emu.faults.script(Fault.server_error(503))
@@ -387,7 +378,7 @@ async def test_probabilistic_faults_over_http(emu: BrazeCDIEmulator, session: ai
 async def test_request_log_records_the_wire_view(
     emu: BrazeCDIEmulator, session: aiohttp.ClientSession
 ) -> None:
-    clock: Any = emu.clock
+    clock: Any = emu.clock.__self__  # the emulator keeps the FakeClock's bound time()
     clock.now = 5_000.0
     from yarl import URL
 

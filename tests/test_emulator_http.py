@@ -21,16 +21,6 @@ SKIP_20 = "c2tpcDoyMA=="
 SKIP_30 = "c2tpcDozMA=="
 
 
-class WallClock:
-    """A mutable fake wall clock for the emulator's ``clock=``."""
-
-    def __init__(self, now: float = 1_200.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 Response = tuple[int, "dict[str, str]", Any]
 
 
@@ -55,7 +45,7 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 @pytest.fixture
 async def emu() -> AsyncIterator[BrazeCDIEmulator]:
-    async with BrazeCDIEmulator(seed=7, clock=WallClock()) as e:
+    async with BrazeCDIEmulator(seed=7, clock=FakeClock(1_200.0)) as e:
         yield e
 
 
@@ -188,7 +178,7 @@ async def test_list_integrations_pages_and_records(
 
 
 async def test_page_size_is_configurable(session: aiohttp.ClientSession) -> None:
-    async with BrazeCDIEmulator(page_size=3, clock=WallClock()) as emu:
+    async with BrazeCDIEmulator(page_size=3, clock=FakeClock(1_200.0)) as emu:
         ws = emu.add_workspace(DEMO_API_KEY)
         emu.add_integration(ws, integration_id="x", n_syncs=7)
         _, headers, body = await call(session, "GET", status_url(emu, "x"))
@@ -336,7 +326,7 @@ async def test_unknown_path_is_404_json(
 
 
 async def test_rate_limit_headers_and_window_rollover(session: aiohttp.ClientSession) -> None:
-    clock = WallClock(1_230.0)
+    clock = FakeClock(1_230.0)
     async with BrazeCDIEmulator(clock=clock, limits={"job_sync_status": 3}) as emu:
         ws = emu.add_workspace(DEMO_API_KEY)
         emu.add_integration(ws, integration_id="i", n_syncs=2)
@@ -359,7 +349,7 @@ async def test_rate_limit_headers_and_window_rollover(session: aiohttp.ClientSes
 
 
 async def test_rate_limits_are_per_workspace_and_per_endpoint(session: aiohttp.ClientSession) -> None:
-    clock = WallClock(60.0)
+    clock = FakeClock(60.0)
     async with BrazeCDIEmulator(clock=clock, limits={"job_sync_status": 2, "list_integrations": 5}) as emu:
         ws = emu.add_workspace(DEMO_API_KEY)
         emu.add_api_key(ws, "second-key-same-workspace", ["cdi.integration_job_status"])
@@ -377,7 +367,7 @@ async def test_rate_limits_are_per_workspace_and_per_endpoint(session: aiohttp.C
 
 
 async def test_fractional_window_reset_is_decimal(session: aiohttp.ClientSession) -> None:
-    async with BrazeCDIEmulator(clock=WallClock(3.2), window=1.5) as emu:
+    async with BrazeCDIEmulator(clock=FakeClock(3.2), window=1.5) as emu:
         emu.add_workspace(DEMO_API_KEY)
         _, headers, _ = await call(session, "GET", f"{emu.base_url}/cdi/integrations")
         assert headers["X-RateLimit-Reset"] == "4.5"
@@ -385,7 +375,7 @@ async def test_fractional_window_reset_is_decimal(session: aiohttp.ClientSession
 
 
 async def test_default_limits_match_braze_docs(session: aiohttp.ClientSession) -> None:
-    async with BrazeCDIEmulator(clock=WallClock()) as emu:
+    async with BrazeCDIEmulator(clock=FakeClock(1_200.0)) as emu:
         ws = emu.add_workspace(DEMO_API_KEY)
         emu.add_integration(ws, integration_id="i")
         got = {}
@@ -400,7 +390,9 @@ async def test_default_limits_match_braze_docs(session: aiohttp.ClientSession) -
 
 
 async def test_rate_limits_disabled(session: aiohttp.ClientSession) -> None:
-    async with BrazeCDIEmulator(clock=WallClock(), rate_limits=False, limits={"list_integrations": 1}) as emu:
+    async with BrazeCDIEmulator(
+        clock=FakeClock(1_200.0), rate_limits=False, limits={"list_integrations": 1}
+    ) as emu:
         emu.add_workspace(DEMO_API_KEY)
         for _ in range(3):
             status, headers, _ = await call(session, "GET", f"{emu.base_url}/cdi/integrations")
@@ -423,7 +415,7 @@ async def test_fake_clock_object_is_accepted(session: aiohttp.ClientSession) -> 
 
 
 async def test_triggered_sync_runs_then_succeeds(session: aiohttp.ClientSession) -> None:
-    clock = WallClock(1_700_000_000.0)
+    clock = FakeClock(1_700_000_000.0)
     async with BrazeCDIEmulator(clock=clock, sync_duration=30.0) as emu:
         ws = emu.add_workspace(DEMO_API_KEY)
         emu.add_integration(ws, integration_id="i", n_syncs=3)
@@ -485,7 +477,7 @@ async def test_statically_running_head_blocks_trigger(
 
 
 def _population(seed: int) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
-    emu = BrazeCDIEmulator(seed=seed, clock=WallClock(1_700_000_000.0))
+    emu = BrazeCDIEmulator(seed=seed, clock=FakeClock(1_700_000_000.0))
     ws = emu.add_workspace("k")
     created: list[EmulatedIntegration] = emu.populate(ws, 40)
     return [(emu.list_record(i.integration_id), emu.history(i.integration_id)) for i in created]
@@ -523,7 +515,7 @@ def test_populate_is_realistic() -> None:
 
 
 def test_demo_data_has_the_promised_variety() -> None:
-    emu = BrazeCDIEmulator.with_demo_data(clock=WallClock(1_700_000_000.0))
+    emu = BrazeCDIEmulator.with_demo_data(clock=FakeClock(1_700_000_000.0))
     assert emu.demo_api_key == DEMO_API_KEY
     assert emu.demo_workspace is not None
     histories = [emu.history(i.integration_id) for i in emu.integrations(emu.demo_workspace)]
@@ -532,13 +524,13 @@ def test_demo_data_has_the_promised_variety() -> None:
     assert sum(1 for h in histories if h and h[0]["job_status"] == "running") == 1
     assert any(h and h[0]["job_status"] == "error" for h in histories)
     assert any(not h for h in histories)
-    again = BrazeCDIEmulator.with_demo_data(clock=WallClock(1_700_000_000.0))
+    again = BrazeCDIEmulator.with_demo_data(clock=FakeClock(1_700_000_000.0))
     assert again.demo_workspace == emu.demo_workspace
     assert [again.history(i.integration_id) for i in again.integrations(again.demo_workspace)] == histories
 
 
 def test_add_integration_takes_given_history_and_fields() -> None:
-    emu = BrazeCDIEmulator(clock=WallClock())
+    emu = BrazeCDIEmulator(clock=FakeClock(1_200.0))
     ws = emu.add_workspace()
     assert ws.api_key.startswith("emu-")
     given = [{"job_status": "success", "sync_start_time": "2024-01-15T09:45:00Z"}]

@@ -26,13 +26,9 @@ from braze_cdi_async._convert import converter
 from braze_cdi_async.fanout import FanOut
 from braze_cdi_async.models import JobSyncStatus, Page
 from braze_cdi_async.testing import BrazeCDIEmulator, Fault
+from braze_cdi_async.testing.timing import client_tasks
 
 FAST_RETRY = RetryPolicy(max_attempts=6, backoff_base=0.001, backoff_max=0.01)
-
-
-def client_tasks() -> set[asyncio.Task[Any]]:
-    """Running tasks, less the emulator's own per-connection server tasks."""
-    return {t for t in asyncio.all_tasks() if "RequestHandler" not in t.get_coro().__qualname__}
 
 
 def client_for(emulator: BrazeCDIEmulator, api_key: str, **kwargs: Any) -> BrazeCDIClient:

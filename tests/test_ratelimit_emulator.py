@@ -14,6 +14,8 @@ from braze_cdi_async._convert import converter
 from braze_cdi_async.models import JobSyncStatus
 from braze_cdi_async.ratelimit import BrazeRateLimiter, LimitScope, workspace_id
 from braze_cdi_async.testing import BrazeCDIEmulator, Fault
+from braze_cdi_async.testing.timing import fixed_window_floor as best_wall
+from braze_cdi_async.testing.timing import start_in_window
 
 WINDOW = 0.5
 LIMIT = 50
@@ -30,26 +32,6 @@ def truth(emulator: BrazeCDIEmulator, integration_id: str) -> list[JobSyncStatus
 
 def pages_needed(emulator: BrazeCDIEmulator, ids: list[str]) -> int:
     return sum(max(1, math.ceil(len(emulator.history(i)) / emulator.page_size)) for i in ids)
-
-
-def best_wall(t0: float, requests: int, limit: int, window: float) -> float:
-    """Shortest possible run of ``requests`` started at epoch ``t0`` against clock-aligned fixed windows.
-
-    The nominal floor is ``requests / limit * window``, but fixed windows are aligned to the clock, not to
-    the start of the run: the run starts in window ``k0 = floor(t0 / window)`` with that window's whole
-    budget, and ``ceil(requests / limit)`` windows are needed, so the last request cannot be sent before the
-    start of window ``k0 + ceil(requests / limit) - 1``. A run started part-way into a window can thus
-    finish sooner than the nominal floor; this is the bound the limiter is measured against.
-    """
-    k0 = math.floor(t0 / window)
-    return (k0 + math.ceil(requests / limit) - 1) * window - t0
-
-
-async def start_in_window(window: float, offset: float) -> float:
-    """Sleep until ``offset`` seconds into the next clock-aligned window; return the epoch time then."""
-    now = time.time()
-    await asyncio.sleep((math.floor(now / window) + 1) * window + offset - now)
-    return time.time()
 
 
 def per_window(emulator: BrazeCDIEmulator, window: float) -> list[int]:

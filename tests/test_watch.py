@@ -23,6 +23,7 @@ from braze_cdi_async import (
 )
 from braze_cdi_async._convert import parse_datetime
 from braze_cdi_async.testing import BrazeCDIEmulator, Fault, Workspace
+from braze_cdi_async.testing.timing import client_tasks
 from braze_cdi_async.watch import SyncTracker, SyncWaitTimeoutError, default_interval
 
 T0 = datetime(2024, 1, 15, 9, 0, tzinfo=timezone.utc)
@@ -117,10 +118,6 @@ def workspace(emulator: BrazeCDIEmulator) -> Workspace:
 def client_for(emulator: BrazeCDIEmulator, key: str = "watch-key", **kwargs: Any) -> BrazeCDIClient:
     kwargs.setdefault("rate_limiter", NO_RATE_LIMIT)
     return BrazeCDIClient(key, base_url=emulator.base_url, **kwargs)
-
-
-def client_tasks() -> set[asyncio.Task[Any]]:
-    return {t for t in asyncio.all_tasks() if "RequestHandler" not in t.get_coro().__qualname__}
 
 
 async def collect(client: BrazeCDIClient, n: int, ids: list[str] | None, **kwargs: Any) -> list[Any]:

@@ -60,10 +60,9 @@ async def serve_forever(emulator: BrazeCDIEmulator, *, announce: bool = True) ->
             loop.remove_signal_handler(sig)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: serve the demo emulator until interrupted; return the exit status."""
-    args = build_parser().parse_args(argv)
-    emulator = BrazeCDIEmulator.with_demo_data(
+def emulator_from_args(args: argparse.Namespace) -> BrazeCDIEmulator:
+    """The demo emulator configured by :func:`build_parser`'s options (shared with ``braze-cdi emulator``)."""
+    return BrazeCDIEmulator.with_demo_data(
         host=args.host,
         port=args.port,
         window=args.window,
@@ -72,6 +71,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         rate_limits=not args.no_rate_limits,
         log_requests=False,
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: serve the demo emulator until interrupted; return the exit status."""
+    args = build_parser().parse_args(argv)
+    emulator = emulator_from_args(args)
     try:
         asyncio.run(serve_forever(emulator))
     except KeyboardInterrupt:

@@ -24,6 +24,15 @@ class FakeClock:
     def monotonic(self) -> float:
         return self._now
 
+    @property
+    def now(self) -> float:
+        """The current virtual time; assign to jump (sleepers are woken only by :meth:`advance`)."""
+        return self._now
+
+    @now.setter
+    def now(self, value: float) -> None:
+        self._now = float(value)
+
     def time(self) -> float:
         return self._now
 

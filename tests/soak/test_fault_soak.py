@@ -15,7 +15,6 @@ import os
 import pathlib
 import time
 import traceback
-from typing import Any
 
 import aiohttp
 import pytest
@@ -31,6 +30,7 @@ from braze_cdi_async import (
 from braze_cdi_async._convert import converter
 from braze_cdi_async.models import JobSyncStatus
 from braze_cdi_async.testing import BrazeCDIEmulator, Fault
+from braze_cdi_async.testing.timing import client_tasks
 
 pytestmark = pytest.mark.soak
 
@@ -54,13 +54,6 @@ FAULTS = [
     Fault.truncated_json(0.5),
     Fault.latency(STALL_SECONDS, name="stall"),
 ]
-
-
-def client_tasks() -> set[asyncio.Task[Any]]:
-    """Running tasks, less the emulator's own per-connection server tasks."""
-    return {
-        t for t in asyncio.all_tasks() if "RequestHandler" not in getattr(t.get_coro(), "__qualname__", "")
-    }
 
 
 def truth(emulator: BrazeCDIEmulator, integration_id: str) -> list[JobSyncStatus]:
