@@ -31,7 +31,7 @@ from .ratelimit import (
     TokenBucket,
     TokenBucketLimiter,
 )
-from .retry import RetryPolicy
+from .retry import RetryBudget, RetryPolicy
 from .watch import SyncWaitTimeoutError
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "JobSyncStatus",
     "Page",
     "RetryPolicy",
+    "RetryBudget",
     "RateLimiter",
     "BrazeRateLimiter",
     "TokenBucket",

@@ -294,6 +294,20 @@ class BrazeCDIClient:
         return self._limiter
 
     @property
+    def clock(self) -> Clock:
+        """The clock the client's limiter and retries sleep on."""
+        return self._clock
+
+    def rate_limit_scope(self, endpoint: str) -> LimitScope:
+        """The limiter scope of an endpoint (``job_sync_status``, ``list_integrations``, ``trigger_sync``)."""
+        try:
+            return self._scopes[endpoint]
+        except KeyError:
+            raise ValueError(
+                f"unknown endpoint {endpoint!r}; expected one of {', '.join(self._scopes)}"
+            ) from None
+
+    @property
     def closed(self) -> bool:
         """True after ``close()``."""
         return self._closed

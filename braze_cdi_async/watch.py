@@ -103,9 +103,7 @@ class SyncTracker:
 
 
 def _scope_budget(client: BrazeCDIClient) -> tuple[float, int]:
-    scope = client._scopes.get("job_sync_status")
-    if scope is None:  # pragma: no cover - every client has this scope
-        return DEFAULT_WINDOW, DOCUMENTED_LIMITS["job_sync_status"]
+    scope = client.rate_limit_scope("job_sync_status")
     return scope.window, scope.limit
 
 
@@ -137,7 +135,7 @@ def watch(
 async def _watch(
     client: BrazeCDIClient, ids: list[str] | None, interval: float | None, include_existing: bool
 ) -> AsyncIterator[tuple[str, JobSyncStatus]]:
-    clock = client._clock
+    clock = client.clock
     if ids is None:
         ids = unique_ids([integration.integration_id async for integration in client.integrations()])
     trackers = {integration_id: SyncTracker() for integration_id in ids}
@@ -196,7 +194,7 @@ async def trigger_and_wait(
     _check_positive("poll_interval", poll_interval)
     if if_running not in IF_RUNNING:
         raise ValueError(f"if_running must be 'raise' or 'wait', got {if_running!r}")
-    clock = client._clock
+    clock = client.clock
     deadline = clock.monotonic() + timeout
     before = await client.job_sync_status_page(integration_id)
     known = {sync.sync_start_time for sync in before.results}

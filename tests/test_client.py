@@ -576,3 +576,12 @@ async def test_key_never_reaches_logs(caplog: pytest.LogCaptureFixture) -> None:
             await client.job_sync_status_page(IID)
     assert caplog.records, "expected retry logs"
     assert all(KEY not in r.getMessage() for r in caplog.records)
+
+
+def test_rate_limit_scopes_are_public_and_validated() -> None:
+    client = make_client(rate_limit_window=7.0)
+    scope = client.rate_limit_scope("trigger_sync")
+    assert (scope.endpoint, scope.limit, scope.window) == ("trigger_sync", 20, 7.0)
+    assert KEY not in scope.workspace
+    with pytest.raises(ValueError, match="unknown endpoint 'nope'"):
+        client.rate_limit_scope("nope")

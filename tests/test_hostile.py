@@ -338,7 +338,7 @@ async def test_junk_rate_limit_combinations_never_imply_an_endless_wait(
     limiter = BrazeRateLimiter()
     async with client(emulator, key, rate_limiter=limiter, rate_limit_window=1.0) as c:
         page = await asyncio.wait_for(c.job_sync_status_page(iid), 5)
-        scope = c._scopes["job_sync_status"]  # the scope the client spends from
+        scope = c.rate_limit_scope("job_sync_status")  # the scope the client spends from
         state = limiter.snapshot(scope)
     assert list(page.results) == converter.structure(emulator.history(iid), list[JobSyncStatus])[:10]
     if state.reset is not None:
