@@ -585,3 +585,17 @@ def test_rate_limit_scopes_are_public_and_validated() -> None:
     assert KEY not in scope.workspace
     with pytest.raises(ValueError, match="unknown endpoint 'nope'"):
         client.rate_limit_scope("nope")
+
+
+async def test_each_retry_is_logged_at_debug_with_reason_and_delay(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="braze_cdi_async")
+    clock = InstantClock()
+    with aioresponses() as mocked:
+        mocked.get(STATUS_URL, status=503, payload={"message": "unavailable"})
+        mocked.get(STATUS_URL, payload=ok([sync(0)]))
+        async with make_client(retry=RetryPolicy(), clock=clock) as client:
+            await client.job_sync_status_page(IID)
+    retries = [r.getMessage() for r in caplog.records if r.getMessage().startswith("retrying")]
+    assert len(retries) == 1
+    (delay,) = clock.slept
+    assert retries[0] == f"retrying GET job_sync_status in {delay:.3f}s (attempt 1 failed: HTTP 503 unavailable)"
