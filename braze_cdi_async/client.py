@@ -11,7 +11,7 @@ import random
 import re
 from collections.abc import AsyncIterator, Iterable, Mapping
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, overload
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -535,6 +535,28 @@ class BrazeCDIClient:
 
     # -- many integrations at once ------------------------------------------------------------------
 
+    @overload
+    async def fetch_job_sync_statuses(
+        self,
+        integration_ids: Iterable[str] | None = ...,
+        *,
+        max_pages: int | None = ...,
+        return_exceptions: Literal[False] = ...,
+        max_concurrency: int | None = ...,
+        progress: Progress | None = ...,
+    ) -> dict[str, list[JobSyncStatus]]: ...
+
+    @overload
+    async def fetch_job_sync_statuses(
+        self,
+        integration_ids: Iterable[str] | None = ...,
+        *,
+        max_pages: int | None = ...,
+        return_exceptions: bool,
+        max_concurrency: int | None = ...,
+        progress: Progress | None = ...,
+    ) -> dict[str, list[JobSyncStatus] | BrazeError]: ...
+
     async def fetch_job_sync_statuses(
         self,
         integration_ids: Iterable[str] | None = None,
@@ -543,7 +565,7 @@ class BrazeCDIClient:
         return_exceptions: bool = False,
         max_concurrency: int | None = None,
         progress: Progress | None = None,
-    ) -> dict[str, list[JobSyncStatus] | BrazeError]:
+    ) -> dict[str, Any]:  # the overloads above give callers the precise type
         """Sync histories of many integrations (all of the workspace's when ``None``), in input order.
 
         Breadth-first: every first page before any second page. With ``return_exceptions=True`` a failed
@@ -586,6 +608,26 @@ class BrazeCDIClient:
         finally:
             await pages.aclose()
 
+    @overload
+    async def latest_job_sync_statuses(
+        self,
+        integration_ids: Iterable[str] | None = ...,
+        *,
+        return_exceptions: Literal[False] = ...,
+        max_concurrency: int | None = ...,
+        progress: Progress | None = ...,
+    ) -> dict[str, JobSyncStatus | None]: ...
+
+    @overload
+    async def latest_job_sync_statuses(
+        self,
+        integration_ids: Iterable[str] | None = ...,
+        *,
+        return_exceptions: bool,
+        max_concurrency: int | None = ...,
+        progress: Progress | None = ...,
+    ) -> dict[str, JobSyncStatus | BrazeError | None]: ...
+
     async def latest_job_sync_statuses(
         self,
         integration_ids: Iterable[str] | None = None,
@@ -593,7 +635,7 @@ class BrazeCDIClient:
         return_exceptions: bool = False,
         max_concurrency: int | None = None,
         progress: Progress | None = None,
-    ) -> dict[str, JobSyncStatus | BrazeError | None]:
+    ) -> dict[str, Any]:  # the overloads above give callers the precise type
         """The newest sync of each integration (one request each); ``None`` for one that never synced."""
         fetched = await self.fetch_job_sync_statuses(
             integration_ids,
