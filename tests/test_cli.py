@@ -466,3 +466,50 @@ async def test_emulator_command_serves_until_sigterm() -> None:
     proc.send_signal(signal.SIGTERM)
     await asyncio.wait_for(proc.communicate(), 10)
     assert proc.returncode == 0
+
+
+# -- progress on a terminal ----------------------------------------------------------------------------
+
+
+async def test_progress_goes_to_stderr_only_when_it_is_a_terminal(emulator: BrazeCDIEmulator) -> None:
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "braze_cdi_async",
+            "status",
+            "--format",
+            "ndjson",
+            env=env_for(emulator),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=follower,
+        )
+        os.close(follower)
+        follower = -1
+        out, _ = await asyncio.wait_for(proc.communicate(), 30)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the terminal's other end is closed and drained
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(leader)
+        if follower >= 0:
+            os.close(follower)
+    terminal = b"".join(chunks).decode()
+    assert proc.returncode == 3  # the failing integration
+    assert "5/5" in terminal  # the counter reached every integration
+    assert all(line.startswith("{") for line in out.decode().splitlines())  # stdout stays machine-readable
+
+    piped = await run("status", "--format", "ndjson", env=env_for(emulator))
+    assert piped.rc == 3
+    assert piped.err == ""  # nothing extra when stderr is not a terminal
+    assert piped.out == out.decode()

@@ -598,4 +598,5 @@ async def test_each_retry_is_logged_at_debug_with_reason_and_delay(caplog: pytes
     retries = [r.getMessage() for r in caplog.records if r.getMessage().startswith("retrying")]
     assert len(retries) == 1
     (delay,) = clock.slept
-    assert retries[0] == f"retrying GET job_sync_status in {delay:.3f}s (attempt 1 failed: HTTP 503 unavailable)"
+    expected = f"retrying GET job_sync_status in {delay:.3f}s (attempt 1 failed: HTTP 503 unavailable)"
+    assert retries[0] == expected
