@@ -9,7 +9,6 @@ import csv
 import json
 import logging
 import os
-import signal
 import sys
 import traceback
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
@@ -17,6 +16,7 @@ from datetime import datetime, timezone
 from typing import Any, TextIO
 
 from ._convert import format_datetime, parse_datetime, unstructure
+from ._signals import stop_on_signals
 from ._version import __version__
 from .client import BrazeCDIClient
 from .errors import (
@@ -643,27 +643,17 @@ async def cmd_watch(client: BrazeCDIClient, args: argparse.Namespace, out: TextI
                 if args.max_events is not None and writer.count >= args.max_events:
                     return
 
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-            installed.append(sig)
-        except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix or non-main thread
-            pass
     writer.start()
-    consumer = asyncio.ensure_future(consume())
-    stopper = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({consumer, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (consumer, stopper):
-            task.cancel()
-        await asyncio.gather(consumer, stopper, return_exceptions=True)
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-        writer.finish()
+    with stop_on_signals() as stop:
+        consumer = asyncio.ensure_future(consume())
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({consumer, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (consumer, stopper):
+                task.cancel()
+            await asyncio.gather(consumer, stopper, return_exceptions=True)
+            writer.finish()
     if consumer.done() and not consumer.cancelled() and consumer.exception() is not None:
         raise consumer.exception()  # type: ignore[misc]
     return EXIT_SYNC_FAILED if failed else EXIT_OK

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import AsyncIterator
 from typing import Any
 from unittest import mock
 
+import aiohttp
 import aioresponses.core as _aioresponses_core
 import pytest
 from aiohttp import ClientResponse
@@ -43,3 +45,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="integrations in the fault soak (default 300, or $BRAZE_SOAK_SIZE)",
     )
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """A plain aiohttp session, for tests that talk to the emulator without the client."""
+    async with aiohttp.ClientSession() as s:
+        yield s

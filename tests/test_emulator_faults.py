@@ -20,12 +20,6 @@ PATH = "/cdi/integrations/big/job_sync_status"
 
 
 @pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
-@pytest.fixture
 async def emu() -> AsyncIterator[BrazeCDIEmulator]:
     async with BrazeCDIEmulator(seed=3, clock=FakeClock(1_200.0)) as e:
         ws = e.add_workspace(DEMO_API_KEY)

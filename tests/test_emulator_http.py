@@ -38,12 +38,6 @@ async def call(
 
 
 @pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
-@pytest.fixture
 async def emu() -> AsyncIterator[BrazeCDIEmulator]:
     async with BrazeCDIEmulator(seed=7, clock=FakeClock(1_200.0)) as e:
         yield e

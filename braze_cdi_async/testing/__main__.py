@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 from collections.abc import Sequence
 
+from braze_cdi_async._signals import stop_on_signals
 from braze_cdi_async.testing.emulator import BrazeCDIEmulator
 
 __all__ = ["build_parser", "main", "serve_forever"]
@@ -32,16 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 async def serve_forever(emulator: BrazeCDIEmulator, *, announce: bool = True) -> None:
     """Start ``emulator``, print how to reach it, and serve until SIGINT/SIGTERM or cancellation."""
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    installed: list[signal.Signals] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-            installed.append(sig)
-        except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix or non-main thread
-            pass
-    try:
+    with stop_on_signals() as stop:
         async with emulator:
             if announce:
                 url = emulator.base_url
@@ -55,9 +46,6 @@ async def serve_forever(emulator: BrazeCDIEmulator, *, announce: bool = True) ->
                     )
                 print("Press Ctrl-C to stop.", flush=True)
             await stop.wait()
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
 
 
 def emulator_from_args(args: argparse.Namespace) -> BrazeCDIEmulator:
