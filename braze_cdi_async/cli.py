@@ -636,7 +636,7 @@ async def cmd_watch(client: BrazeCDIClient, args: argparse.Namespace, out: TextI
         events = client.watch(
             args.ids or None, interval=args.interval, include_existing=args.include_existing
         )
-        async with contextlib.aclosing(events):  # type: ignore[type-var]
+        async with contextlib.aclosing(events):
             async for integration_id, sync in events:
                 writer.event(integration_id, sync)
                 failed = failed or _bad(sync, args.fail_on_partial)

@@ -9,7 +9,7 @@ import os
 import platform
 import random
 import re
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
 from urllib.parse import urlsplit
@@ -492,7 +492,7 @@ class BrazeCDIClient:
 
     def job_sync_status_pages(
         self, integration_id: str, *, cursor: str | None = None, max_pages: int | None = None
-    ) -> AsyncIterator[Page[JobSyncStatus]]:
+    ) -> AsyncGenerator[Page[JobSyncStatus], None]:
         """Every page of an integration's sync history, following ``rel="next"`` until it is gone."""
         links.check_integration_id(integration_id)
         _check_cursor(cursor)
@@ -501,7 +501,7 @@ class BrazeCDIClient:
 
     async def job_sync_status(
         self, integration_id: str, *, cursor: str | None = None, max_pages: int | None = None
-    ) -> AsyncIterator[JobSyncStatus]:
+    ) -> AsyncGenerator[JobSyncStatus, None]:
         """Every sync of an integration, newest first, across all pages."""
         async for page in self.job_sync_status_pages(integration_id, cursor=cursor, max_pages=max_pages):
             for record in page.results:
@@ -511,7 +511,7 @@ class BrazeCDIClient:
 
     def integration_pages(
         self, *, cursor: str | None = None, max_pages: int | None = None
-    ) -> AsyncIterator[Page[Integration]]:
+    ) -> AsyncGenerator[Page[Integration], None]:
         """Every page of the workspace's CDI integrations."""
         _check_cursor(cursor)
         _check_max_pages(max_pages)
@@ -519,7 +519,7 @@ class BrazeCDIClient:
 
     async def integrations(
         self, *, cursor: str | None = None, max_pages: int | None = None
-    ) -> AsyncIterator[Integration]:
+    ) -> AsyncGenerator[Integration, None]:
         """Every CDI integration of the workspace."""
         async for page in self.integration_pages(cursor=cursor, max_pages=max_pages):
             for record in page.results:
@@ -591,7 +591,7 @@ class BrazeCDIClient:
         max_pages: int | None = None,
         max_concurrency: int | None = None,
         progress: Progress | None = None,
-    ) -> AsyncIterator[tuple[str, JobSyncStatus]]:
+    ) -> AsyncGenerator[tuple[str, JobSyncStatus], None]:
         """Yield ``(integration_id, sync)`` as pages arrive, breadth-first; memory stays flat.
 
         Breaking out, ``aclose()`` or cancelling the consumer cancels every in-flight request. The first
@@ -683,7 +683,7 @@ class BrazeCDIClient:
         *,
         interval: float | None = None,
         include_existing: bool = False,
-    ) -> AsyncIterator[tuple[str, JobSyncStatus]]:
+    ) -> AsyncGenerator[tuple[str, JobSyncStatus], None]:
         """Poll integrations and yield each new sync once, and again when a running one finishes."""
         from .watch import watch
 
@@ -738,7 +738,7 @@ class BrazeCDIClient:
         cursor: str | None,
         max_pages: int | None,
         item_type: type[T],
-    ) -> AsyncIterator[Page[T]]:
+    ) -> AsyncGenerator[Page[T], None]:
         where = f" of integration {integration_id!r}" if integration_id else ""
         guard = CursorGuard(cursor, self._page_limit, where)
         count = 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -120,7 +120,7 @@ def watch(
     *,
     interval: float | None = None,
     include_existing: bool = False,
-) -> AsyncIterator[tuple[str, JobSyncStatus]]:
+) -> AsyncGenerator[tuple[str, JobSyncStatus], None]:
     """Poll integrations one at a time, evenly spaced, and yield ``(id, sync)`` for new and finished syncs.
 
     ``interval`` is the time between two polls of the same integration (default: ``default_interval``).
@@ -134,7 +134,7 @@ def watch(
 
 async def _watch(
     client: BrazeCDIClient, ids: list[str] | None, interval: float | None, include_existing: bool
-) -> AsyncIterator[tuple[str, JobSyncStatus]]:
+) -> AsyncGenerator[tuple[str, JobSyncStatus], None]:
     clock = client.clock
     if ids is None:
         ids = unique_ids([integration.integration_id async for integration in client.integrations()])
