@@ -145,3 +145,35 @@ async def test_injected_503s_and_429s_lose_and_duplicate_nothing() -> None:
         assert stats.server_errors == sum(1 for r in log if r.status >= 500)
         assert stats.retries == sum(1 for r in log if r.status != 200)
         assert stats.retry_wait >= 0.2  # at least the one Retry-After: 0.2 was honoured
+
+
+async def test_clients_sharing_one_limiter_share_the_workspace_budget() -> None:
+    async with BrazeCDIEmulator(window=WINDOW, limits={"job_sync_status": LIMIT}, seed=8) as emulator:
+        ws = emulator.add_workspace()
+        ids = [i.integration_id for i in emulator.populate(ws, 80, syncs=(21, 30), seed=9)]
+        halves = (ids[::2], ids[1::2])
+        shared = BrazeRateLimiter()
+        clients = [
+            BrazeCDIClient(
+                ws.api_key,
+                base_url=emulator.base_url,
+                rate_limiter=shared,
+                rate_limit_window=WINDOW,
+                max_concurrency=16,
+            )
+            for _ in halves
+        ]
+        async with clients[0], clients[1]:
+            await start_in_window(WINDOW, START_OFFSET)
+            results = await asyncio.gather(
+                *(c.fetch_job_sync_statuses(h) for c, h in zip(clients, halves, strict=True))
+            )
+        statuses = Counter(r.status for r in emulator.requests)
+        assert statuses == {200: pages_needed(emulator, ids)}, statuses  # two clients, zero 429s
+        assert max(per_window(emulator, WINDOW)) == LIMIT
+        for got, half in zip(results, halves, strict=True):
+            assert got == {i: truth(emulator, i) for i in half}
+        # Both clients name the same scope, so the shared limiter kept one state for them.
+        assert clients[0].rate_limit_scope("job_sync_status") == clients[1].rate_limit_scope(
+            "job_sync_status"
+        )
