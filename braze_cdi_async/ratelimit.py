@@ -13,7 +13,8 @@ import hashlib
 import logging
 import math
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from types import MappingProxyType, TracebackType
 from typing import Any, Protocol, runtime_checkable
 
@@ -130,13 +131,55 @@ def _alive(fut: asyncio.Future[Any]) -> bool:
     return not fut.done() and not fut.get_loop().is_closed()
 
 
-def _keeps(
-    waker: asyncio.Task[None] | None, loop: asyncio.AbstractEventLoop, waker_due: float | None, due: float
-) -> bool:
-    """Whether the running timer task will wake in time for ``due`` (an early wake-up just re-sleeps)."""
-    if waker is None or waker.done() or waker.get_loop() is not loop or waker_due is None:
-        return False
-    return waker_due <= due + _EPS
+class _Timer:
+    """The one timer task of a waiter queue (never one sleep per waiter: aiolimiter#73).
+
+    ``step`` serves whoever can be served and returns when to look again (None: nobody waits);
+    ``sleep_until`` sleeps until that time. The task lives on the loop that last armed it.
+    """
+
+    __slots__ = ("_due", "_sleep_until", "_step", "_task")
+
+    def __init__(
+        self, step: Callable[[], float | None], sleep_until: Callable[[float], Awaitable[None]]
+    ) -> None:
+        self._step = step
+        self._sleep_until = sleep_until
+        self._task: asyncio.Task[None] | None = None
+        self._due: float | None = None
+
+    def arm(self, due: float | None) -> None:
+        """Keep a timer that wakes by ``due`` (an early wake-up just sleeps again); None stops it."""
+        task = self._task
+        if due is None:
+            self._task, self._due = None, None
+            _stop(task)
+            return
+        loop = asyncio.get_running_loop()
+        if (
+            task is not None
+            and not task.done()
+            and task.get_loop() is loop
+            and self._due is not None
+            and self._due <= due + _EPS
+        ):
+            return
+        _stop(task)
+        self._due = due
+        self._task = loop.create_task(self._run())
+
+    async def _run(self) -> None:
+        me = asyncio.current_task()
+        try:
+            while True:
+                due = self._step()
+                if due is None:
+                    return
+                self._due = due
+                await self._sleep_until(due)
+        finally:
+            if self._task is me:
+                self._task, self._due = None, None
 
 
 def _stop(task: asyncio.Task[None] | None) -> None:
@@ -160,7 +203,7 @@ class TokenBucket:
     takes nothing; one cancelled after its grant but before it resumes gives its tokens back.
     """
 
-    __slots__ = ("_capacity", "_clock", "_last", "_rate", "_tokens", "_waiters", "_waker", "_waker_due")
+    __slots__ = ("_capacity", "_clock", "_last", "_rate", "_timer", "_tokens", "_waiters")
 
     def __init__(self, rate: float, capacity: float, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self._rate = _check_positive("rate", rate)
@@ -169,8 +212,7 @@ class TokenBucket:
         self._tokens = self._capacity
         self._last = clock.monotonic()
         self._waiters: deque[_BucketWaiter] = deque()
-        self._waker: asyncio.Task[None] | None = None
-        self._waker_due: float | None = None
+        self._timer = _Timer(self._step, self._sleep_until)
 
     @property
     def rate(self) -> float:
@@ -234,35 +276,16 @@ class TokenBucket:
         deficit = max(0.0, self._waiters[0].tokens - self._tokens)
         return self._last + max(deficit / self._rate, _MIN_SLEEP)
 
+    def _step(self) -> float | None:
+        self._serve()
+        return self._due()
+
+    async def _sleep_until(self, due: float) -> None:
+        await self._clock.sleep(max(due - self._clock.monotonic(), _MIN_SLEEP))
+
     def _kick(self) -> None:
         """Serve what can be served now, and keep exactly one timer for the rest."""
-        self._serve()
-        due = self._due()
-        waker = self._waker
-        if due is None:
-            self._waker, self._waker_due = None, None
-            _stop(waker)
-            return
-        loop = asyncio.get_running_loop()
-        if _keeps(waker, loop, self._waker_due, due):
-            return
-        _stop(waker)
-        self._waker_due = due
-        self._waker = loop.create_task(self._run_waker())
-
-    async def _run_waker(self) -> None:
-        me = asyncio.current_task()
-        try:
-            while True:
-                self._serve()
-                due = self._due()
-                if due is None:
-                    return
-                self._waker_due = due
-                await self._clock.sleep(max(due - self._clock.monotonic(), _MIN_SLEEP))
-        finally:
-            if self._waker is me:
-                self._waker, self._waker_due = None, None
+        self._timer.arm(self._step())
 
     async def acquire(self, tokens: float = 1) -> None:
         """Wait until ``tokens`` can be taken, in arrival order, and take them."""
@@ -427,9 +450,8 @@ class _State:
         "reset",
         "seq",
         "seqs",
+        "timer",
         "waiters",
-        "waker",
-        "waker_due",
         "window",
     )
 
@@ -456,8 +478,7 @@ class _State:
         self.fallback_k = 0
         self.remaining = 0
         self.waiters: deque[asyncio.Future[_Ticket]] = deque()
-        self.waker: asyncio.Task[None] | None = None
-        self.waker_due: float | None = None
+        self.timer: _Timer | None = None  # set by the limiter that owns this state
 
     @property
     def horizon(self) -> float:
@@ -538,6 +559,7 @@ class BrazeRateLimiter:
         state = self._states.get(key)
         if state is None:
             state = self._states[key] = _State(scope)
+            state.timer = _Timer(partial(self._step, state, key), partial(self._sleep_until, state))
         return state
 
     def snapshot(self, scope: LimitScope) -> WindowState:
@@ -617,43 +639,25 @@ class BrazeRateLimiter:
         assert state.reset is not None
         return state.reset + self._margin
 
+    def _step(self, state: _State, key: tuple[str, str]) -> float | None:
+        self._serve(state, key)
+        return self._due(state)
+
+    async def _sleep_until(self, state: _State, due: float) -> None:
+        delay = min(max(due - self._clock.time(), _MIN_SLEEP), state.horizon)
+        logger.debug(
+            "rate limit: %s waits %.3fs (%s; %d queued)",
+            state.endpoint,
+            delay,
+            "paused after a 429" if state.block_until is not None else f"{state.mode} window spent",
+            len(state.waiters),
+        )
+        await self._clock.sleep(delay)
+
     def _kick(self, state: _State, key: tuple[str, str]) -> None:
         """Serve what can be served now, and keep exactly one timer for the rest."""
-        self._serve(state, key)
-        due = self._due(state)
-        waker = state.waker
-        if due is None:
-            state.waker, state.waker_due = None, None
-            _stop(waker)
-            return
-        loop = asyncio.get_running_loop()
-        if _keeps(waker, loop, state.waker_due, due):
-            return
-        _stop(waker)
-        state.waker_due = due
-        state.waker = loop.create_task(self._run_waker(state, key))
-
-    async def _run_waker(self, state: _State, key: tuple[str, str]) -> None:
-        me = asyncio.current_task()
-        try:
-            while True:
-                self._serve(state, key)
-                due = self._due(state)
-                if due is None:
-                    return
-                state.waker_due = due
-                delay = min(max(due - self._clock.time(), _MIN_SLEEP), state.horizon)
-                logger.debug(
-                    "rate limit: %s waits %.3fs (%s; %d queued)",
-                    state.endpoint,
-                    delay,
-                    "paused after a 429" if state.block_until is not None else f"{state.mode} window spent",
-                    len(state.waiters),
-                )
-                await self._clock.sleep(delay)
-        finally:
-            if state.waker is me:
-                state.waker, state.waker_due = None, None
+        assert state.timer is not None
+        state.timer.arm(self._step(state, key))
 
     # -- the RateLimiter protocol --
 

@@ -168,6 +168,10 @@ class _Reply:
         self.link_path = ""
         self.status_field = "job_status"
 
+    def response(self) -> web.Response:
+        """The finished aiohttp response."""
+        return web.Response(body=self.body, status=self.status, headers=self.headers)
+
 
 class _Integration:
     __slots__ = ("fields", "history", "pages", "record", "running_until", "workspace")
@@ -826,14 +830,14 @@ class BrazeCDIEmulator:
             kind = fault.kind
             if kind in ("status", "rate_limited"):
                 reply = self._fault_reply(fault, endpoint, key)
-                return web.Response(body=reply.body, status=reply.status, headers=reply.headers)
+                return reply.response()
             if kind == "latency":
                 await asyncio.sleep(fault.delay)
             elif kind == "custom" and fault.handler is not None:
 
                 async def default() -> web.StreamResponse:
                     reply = self._process(endpoint, raw_id, integration_id, key, cursor)
-                    return web.Response(body=reply.body, status=reply.status, headers=reply.headers)
+                    return reply.response()
 
                 return await fault.handler(request, default)
         reply = self._process(endpoint, raw_id, integration_id, key, cursor)
@@ -845,4 +849,4 @@ class BrazeCDIEmulator:
                 return await self._reset(request, reply, fault.fraction)
             elif kind == "truncated":
                 reply.body = reply.body[: int(len(reply.body) * fault.fraction)]
-        return web.Response(body=reply.body, status=reply.status, headers=reply.headers)
+        return reply.response()
